@@ -4,12 +4,14 @@ VERSITYGW ?= v1.8.0
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: setup demo test bench lint fuzz build
+.PHONY: setup demo test bench bench-oscd lint fuzz build
 
 # Everything tests and the demo need on a fresh Debian machine.
 setup:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libgdal-dev gdal-bin pkg-config
+	# The Python peer and the OSCD scorer in ../shared/bench (make bench-oscd -peer).
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-rasterio python3-numpy python3-scipy python3-skimage python3-gdal
 	$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW)
 	$(GO) mod download
 
@@ -23,8 +25,15 @@ demo:
 test: lint
 	$(GO) test -count=1 -timeout 30m ./...
 
+# Benchmarks: speed, and peak RSS of a detection on an area and on one four times as large.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./...
+
+# Detection quality and wall time on the OSCD development cities, against the
+# Python peer when its Debian packages are installed (make setup).
+PEER := $(shell /usr/bin/python3 -c 'import rasterio, skimage' >/dev/null 2>&1 && echo -peer)
+bench-oscd: build
+	$(GO) run ./cmd/oscdbench -data ../shared/oscd -bin bin/compoundwatch -out bench-out/oscd $(PEER)
 
 lint:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -39,3 +48,4 @@ fuzz:
 	$(GO) test ./pipeline/period -run '^$$' -fuzz FuzzParse -fuzztime 20s
 	$(GO) test ./pipeline/stac -run '^$$' -fuzz FuzzParseItem -fuzztime 20s
 	$(GO) test ./pipeline/stac -run '^$$' -fuzz FuzzSearchPage -fuzztime 20s
+	$(GO) test ./pipeline/alert -run '^$$' -fuzz FuzzUnmarshal -fuzztime 20s

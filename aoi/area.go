@@ -35,7 +35,7 @@ const DefaultMaxAreaKm2 = 2500
 // maxVertices bounds the quadratic self-intersection check.
 const maxVertices = 20000
 
-var slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+var slugPattern = regexp.MustCompile(`^[a-z0-9]+([-_][a-z0-9]+)*$`)
 
 // Area is one watched place.
 type Area struct {
@@ -269,7 +269,7 @@ func featureID(f rawFeature) string {
 func parseFeature(f rawFeature, maxKm2 float64) (Area, error) {
 	id := featureID(f)
 	if !slugPattern.MatchString(id) || len(id) > 64 {
-		return Area{}, fmt.Errorf("%w: %q (want lower-case letters, digits and single hyphens, at most 64)", ErrBadID, id)
+		return Area{}, fmt.Errorf("%w: %q (want lower-case letters and digits, separated by single hyphens or underscores, at most 64)", ErrBadID, id)
 	}
 	if len(f.Geometry) == 0 || string(f.Geometry) == "null" {
 		return Area{}, ErrEmptyGeometry

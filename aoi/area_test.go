@@ -29,6 +29,7 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"bad id", fc(feature("KK Park", square)), ErrBadID, `"KK Park"`},
 		{"trailing hyphen", fc(feature("kk-", square)), ErrBadID, "feature 0"},
+		{"double separator", fc(feature("kk_-park", square)), ErrBadID, "feature 0"},
 		{"missing id", fc(`{"type":"Feature","properties":{},"geometry":` + square + `}`), ErrBadID, "feature 0"},
 		{"duplicate id", fc(feature("a", square), feature("a", square)), ErrDuplicateID, `feature 1 (id "a")`},
 		{"open ring", fc(feature("open", `{"type":"Polygon","coordinates":[[[98.5,16.6],[98.55,16.6],[98.55,16.65],[98.5,16.65]]]}`)), ErrOpenRing, `id "open"`},

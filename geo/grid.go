@@ -132,19 +132,25 @@ func memDataset(g Grid, bands int, dt godal.DataType) (*godal.Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create in-memory grid %s: %w", g, err)
 	}
+	if err := georeference(ds, g); err != nil {
+		ds.Close()
+		return nil, err
+	}
+	return ds, nil
+}
+
+// georeference sets the dataset's CRS and geotransform to the grid's.
+func georeference(ds *godal.Dataset, g Grid) error {
 	sr, err := godal.NewSpatialRefFromEPSG(g.EPSG)
 	if err != nil {
-		ds.Close()
-		return nil, fmt.Errorf("%w: EPSG:%d: %w", ErrGrid, g.EPSG, err)
+		return fmt.Errorf("%w: EPSG:%d: %w", ErrGrid, g.EPSG, err)
 	}
 	defer sr.Close()
 	if err := ds.SetSpatialRef(sr, gdalErrors); err != nil {
-		ds.Close()
-		return nil, fmt.Errorf("set CRS of %s: %w", g, err)
+		return fmt.Errorf("set CRS of %s: %w", g, err)
 	}
 	if err := ds.SetGeoTransform(g.GeoTransform(), gdalErrors); err != nil {
-		ds.Close()
-		return nil, fmt.Errorf("set geotransform of %s: %w", g, err)
+		return fmt.Errorf("set geotransform of %s: %w", g, err)
 	}
-	return ds, nil
+	return nil
 }

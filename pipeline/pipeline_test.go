@@ -48,7 +48,14 @@ func TestMain(m *testing.M) {
 
 func serve(t *testing.T, pageSize int) (*fixture.Server, stac.Source, *scene.Reader) {
 	t.Helper()
-	srv := fixture.NewServer(world, pageSize)
+	return serveWorld(t, world, pageSize)
+}
+
+// serveWorld serves a fixture world and returns its source and a reader
+// allowed to fetch from loopback.
+func serveWorld(t *testing.T, m *fixture.Manifest, pageSize int) (*fixture.Server, stac.Source, *scene.Reader) {
+	t.Helper()
+	srv := fixture.NewServer(m, pageSize)
 	t.Cleanup(srv.Close)
 	src, err := stac.OpenSource(srv.URL, stac.Options{})
 	if err != nil {

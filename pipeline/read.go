@@ -30,21 +30,39 @@ func GridFor(a aoi.Area) (geo.Grid, error) {
 // call at a time, in no particular order. visit must not keep the observation:
 // its buffers are reused.
 func ReadScenes(ctx context.Context, r *scene.Reader, items []stac.Item, g geo.Grid, bands []string, workers int, visit func(stac.Item, *scene.Observation) error) error {
-	if workers < 1 {
-		workers = 1
-	}
-	pool := make(chan *scene.Observation, workers)
+	return NewObservationPool(g, len(bands), workers).ReadScenes(ctx, r, items, g, bands, visit)
+}
+
+// ObservationPool holds the observation buffers of concurrent scene reads,
+// so that block after block reuses the same memory.
+type ObservationPool struct {
+	free chan *scene.Observation
+	size int
+}
+
+// NewObservationPool allocates workers observations of nBands bands for
+// grids with up to maxGrid's pixel count.
+func NewObservationPool(maxGrid geo.Grid, nBands, workers int) *ObservationPool {
+	workers = max(workers, 1)
+	p := &ObservationPool{free: make(chan *scene.Observation, workers), size: workers}
 	for i := 0; i < workers; i++ {
-		pool <- scene.NewObservation(g, len(bands))
+		p.free <- scene.NewObservation(maxGrid, nBands)
 	}
+	return p
+}
+
+// ReadScenes is the package-level ReadScenes with the pool's buffers and
+// as many scenes in flight as the pool has observations.
+func (pool *ObservationPool) ReadScenes(ctx context.Context, r *scene.Reader, items []stac.Item, g geo.Grid, bands []string, visit func(stac.Item, *scene.Observation) error) error {
 	visits := make(chan struct{}, 1)
 	visits <- struct{}{}
 	eg, ctx := errgroup.WithContext(ctx)
-	eg.SetLimit(workers)
+	eg.SetLimit(pool.size)
 	for _, it := range items {
 		eg.Go(func() error {
-			obs := <-pool
-			defer func() { pool <- obs }()
+			obs := <-pool.free
+			defer func() { pool.free <- obs }()
+			obs.Retarget(g)
 			if err := r.Read(ctx, it, g, bands, obs); err != nil {
 				return err
 			}

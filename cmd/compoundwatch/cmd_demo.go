@@ -15,6 +15,7 @@ import (
 
 	"compoundwatch/aoi"
 	"compoundwatch/pipeline"
+	"compoundwatch/pipeline/detect"
 	"compoundwatch/pipeline/fixture"
 	"compoundwatch/pipeline/period"
 	"compoundwatch/pipeline/scene"
@@ -103,6 +104,7 @@ func runDemo(ctx context.Context, o demoOptions) error {
 			return err
 		}
 		week := period.WeekOf(spec.Start)
+		var prev period.Period
 		for w := 0; w < spec.Weeks; w++ {
 			name, _ := week.ISOWeek()
 			items, err := pipeline.FindScenes(ctx, src, a, week, 100)
@@ -132,10 +134,39 @@ func runDemo(ctx context.Context, o demoOptions) error {
 			for _, s := range rec.Scenes {
 				fmt.Fprintf(o.out, "    %s  cloud %5.2f%%  clear over area %5.1f%%\n", s.ID, s.CloudCover, 100*s.ValidFraction)
 			}
-			week = week.Next()
+			if w > 0 {
+				if err := demoDetect(ctx, o, src, reader, a, prev, week, filepath.Join(dir, name+".geojson")); err != nil {
+					return err
+				}
+			}
+			prev, week = week, week.Next()
 		}
 	}
-	fmt.Fprintf(o.out, "demo results in %s\n", o.Out)
+	fmt.Fprintf(o.out, "demo results in %s; open the .geojson files in QGIS (Layer > Add Layer > Add Vector Layer)\n", o.Out)
+	return nil
+}
+
+// demoDetect compares a week with the one before and writes its alerts.
+func demoDetect(ctx context.Context, o demoOptions, src stac.Source, reader *scene.Reader, a aoi.Area, before, after period.Period, path string) error {
+	res, err := pipeline.DetectChange(ctx, pipeline.ChangeRequest{
+		Area: a, Before: before, After: after, Source: src, Reader: reader,
+		MaxCloud: 100, Workers: o.Workers, Params: detect.DefaultParams(),
+	})
+	if err != nil {
+		return err
+	}
+	data, err := res.Alerts.Marshal(a.ID)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, data); err != nil {
+		return err
+	}
+	kinds := map[string]int{}
+	for _, al := range res.Alerts.Alerts {
+		kinds[al.Properties.Kind]++
+	}
+	fmt.Fprintf(o.out, "    against %s: %d expansion and %d demolition alerts -> %s\n", before, kinds["expansion"], kinds["demolition"], path)
 	return nil
 }
 

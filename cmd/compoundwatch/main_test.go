@@ -18,6 +18,9 @@ import (
 var world *fixture.Manifest
 
 func TestMain(m *testing.M) {
+	if benchChild() {
+		return
+	}
 	dir, err := os.MkdirTemp("", "compoundwatch-cmd-")
 	if err != nil {
 		panic(err)

@@ -54,6 +54,24 @@ func NewObservation(g geo.Grid, nBands int) *Observation {
 	return o
 }
 
+// Retarget points the observation at grid g, reusing its buffers; g must
+// not have more pixels than the grid it was allocated for.
+func (o *Observation) Retarget(g geo.Grid) {
+	if g == o.Grid {
+		return
+	}
+	n := g.Len()
+	if n > cap(o.Valid) {
+		panic("scene: observation retargeted onto a larger grid")
+	}
+	o.Grid = g
+	o.Valid = o.Valid[:n]
+	o.SCL = o.SCL[:n]
+	for i := range o.Bands {
+		o.Bands[i] = o.Bands[i][:n]
+	}
+}
+
 // ValidCount is the number of valid pixels.
 func (o *Observation) ValidCount() int {
 	n := 0

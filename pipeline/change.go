@@ -1,0 +1,180 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/planar"
+
+	"compoundwatch/aoi"
+	"compoundwatch/geo"
+	"compoundwatch/pipeline/alert"
+	"compoundwatch/pipeline/composite"
+	"compoundwatch/pipeline/detect"
+	"compoundwatch/pipeline/period"
+	"compoundwatch/pipeline/scene"
+	"compoundwatch/pipeline/stac"
+)
+
+// ErrNoScenes is returned when a period has no scene over the area.
+var ErrNoScenes = errors.New("pipeline: no scenes")
+
+// ChangeRequest is one pairwise detection: an area, two periods, where the
+// scenes come from and how to read and judge them.
+type ChangeRequest struct {
+	Area          aoi.Area
+	Before, After period.Period
+	Source        stac.Source
+	Reader        *scene.Reader
+	MaxCloud      float64 // scene-level cloud cover filter, percent; >= 100 keeps all
+	Workers       int     // scenes read at once
+	Params        detect.Params
+	ScratchDir    string // "" means the system temporary directory
+}
+
+// ChangeResult is what DetectChange found.
+type ChangeResult struct {
+	Grid          geo.Grid
+	Before, After []stac.Item
+	Detections    []detect.Detection
+	Stats         detect.Stats
+	Alerts        alert.Collection
+}
+
+// DetectChange finds the scenes of both periods, composites them block by
+// block onto the area's grid, and runs the detector.
+func DetectChange(ctx context.Context, req ChangeRequest) (*ChangeResult, error) {
+	res := &ChangeResult{}
+	var err error
+	for _, pp := range []struct {
+		p   period.Period
+		dst *[]stac.Item
+	}{{req.Before, &res.Before}, {req.After, &res.After}} {
+		*pp.dst, err = FindScenes(ctx, req.Source, req.Area, pp.p, req.MaxCloud)
+		if err != nil {
+			return nil, err
+		}
+		if len(*pp.dst) == 0 {
+			return nil, fmt.Errorf("%w: area %s has no scene in %s", ErrNoScenes, req.Area.ID, pp.p)
+		}
+	}
+	g, err := GridFor(req.Area)
+	if err != nil {
+		return nil, err
+	}
+	res.Grid = g
+	dets, st, err := detectOnGrid(ctx, req, g, res.Before, res.After)
+	if err != nil {
+		return nil, fmt.Errorf("detect %s, %s against %s: %w", req.Area.ID, req.After, req.Before, err)
+	}
+	res.Detections, res.Stats = dets, st
+	res.Alerts, err = alert.FromDetections(alert.Pair{
+		AOI: req.Area.ID, Before: req.Before, After: req.After,
+		ScenesBefore: itemIDs(res.Before), ScenesAfter: itemIDs(res.After),
+	}, g.EPSG, dets)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func itemIDs(items []stac.Item) []string {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	return ids
+}
+
+// detectOnGrid composites each block of each period and hands it to the
+// engine, then runs detection. Only one block of composites is in memory at
+// a time.
+func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, before, after []stac.Item) ([]detect.Detection, detect.Stats, error) {
+	params := req.Params
+	dir := req.ScratchDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	eng, err := detect.NewEngine(g, params, dir)
+	if err != nil {
+		return nil, detect.Stats{}, err
+	}
+	defer eng.Close()
+
+	area, err := projectArea(req.Area, g.EPSG)
+	if err != nil {
+		return nil, detect.Stats{}, err
+	}
+	size := params.BlockSize
+	full := g.Sub(0, 0, min(size, g.Width), min(size, g.Height))
+	stackB := composite.NewStack(full, detect.NumBands, len(before))
+	stackA := composite.NewStack(full, detect.NumBands, len(after))
+	pool := NewObservationPool(full, detect.NumBands, req.Workers)
+	var comps [2]*composite.Composite
+	inside := make([]bool, full.Len())
+	observed := [2]bool{}
+	for _, b := range eng.Blocks() {
+		sub := g.Sub(b[0], b[1], b[2], b[3])
+		for i, c := range []struct {
+			items []stac.Item
+			stack *composite.Stack
+		}{{before, stackB}, {after, stackA}} {
+			c.stack.Reset(sub)
+			err := pool.ReadScenes(ctx, req.Reader, c.items, sub, scene.DefaultBands, func(_ stac.Item, o *scene.Observation) error {
+				return c.stack.Add(o)
+			})
+			if err != nil {
+				return nil, detect.Stats{}, err
+			}
+			if comps[i] == nil || comps[i].Grid != sub {
+				comps[i] = composite.NewComposite(sub, detect.NumBands)
+			}
+			c.stack.Median(comps[i])
+		}
+		in := inside[:sub.Len()]
+		for r := 0; r < sub.Height; r++ {
+			for col := 0; col < sub.Width; col++ {
+				x, y := sub.Center(col, r)
+				in[r*sub.Width+col] = planar.MultiPolygonContains(area, orb.Point{x, y})
+			}
+		}
+		for i := range comps {
+			for p, n := range comps[i].Count {
+				if n > 0 && in[p] {
+					observed[i] = true
+				}
+			}
+		}
+		if err := eng.Put(b[0], b[1], comps[0], comps[1], in); err != nil {
+			return nil, detect.Stats{}, err
+		}
+	}
+	for i, p := range []period.Period{req.Before, req.After} {
+		if !observed[i] {
+			return nil, detect.Stats{}, fmt.Errorf("%w: every pixel of %s is cloud or nodata in %s", detect.ErrNoClearObservation, req.Area.ID, p)
+		}
+	}
+	maskDir, err := os.MkdirTemp(dir, "mask-")
+	if err != nil {
+		return nil, detect.Stats{}, fmt.Errorf("detect scratch: %w", err)
+	}
+	defer os.RemoveAll(maskDir)
+	return eng.Detect(ctx, filepath.Join(maskDir, "mask.tif"))
+}
+
+// projectArea is the area's geometry on the grid's CRS.
+func projectArea(a aoi.Area, epsg int) (orb.MultiPolygon, error) {
+	mp := a.Geometry.Clone()
+	for _, poly := range mp {
+		for _, ring := range poly {
+			if err := geo.Transform(4326, epsg, ring); err != nil {
+				return nil, fmt.Errorf("project %s: %w", a.ID, err)
+			}
+		}
+	}
+	return mp, nil
+}
