@@ -12,6 +12,8 @@ setup:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libgdal-dev gdal-bin pkg-config
 	# The Python peer and the OSCD scorer in ../shared/bench (make bench-oscd -peer).
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-rasterio python3-numpy python3-scipy python3-skimage python3-gdal
+	# Headless QGIS, the analysts' client: make test opens every alerts file in it.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-qgis qgis-providers
 	$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW)
 	$(GO) mod download
 

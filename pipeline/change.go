@@ -23,6 +23,22 @@ import (
 // ErrNoScenes is returned when a period has no scene over the area.
 var ErrNoScenes = errors.New("pipeline: no scenes")
 
+// PeriodError says which period of a detection could not be used: it had no
+// scene, or no clear pixel over the area. It wraps ErrNoScenes or
+// detect.ErrNoClearObservation.
+type PeriodError struct {
+	Which  string // "before" or "after"
+	AOI    string
+	Period period.Period
+	Err    error
+}
+
+func (e *PeriodError) Error() string {
+	return fmt.Sprintf("%s: area %s, %s period %s", e.Err, e.AOI, e.Which, e.Period)
+}
+
+func (e *PeriodError) Unwrap() error { return e.Err }
+
 // ChangeRequest is one pairwise detection: an area, two periods, where the
 // scenes come from and how to read and judge them.
 type ChangeRequest struct {
@@ -33,7 +49,9 @@ type ChangeRequest struct {
 	MaxCloud      float64 // scene-level cloud cover filter, percent; >= 100 keeps all
 	Workers       int     // scenes read at once
 	Params        detect.Params
-	ScratchDir    string // "" means the system temporary directory
+	ScratchDir    string        // "" means the system temporary directory
+	Probes        []orb.Polygon // regions (grid CRS) to measure in both composites
+	QuicklookSide int           // > 0: also return true-colour pictures this many pixels across
 }
 
 // ChangeResult is what DetectChange found.
@@ -43,6 +61,8 @@ type ChangeResult struct {
 	Detections    []detect.Detection
 	Stats         detect.Stats
 	Alerts        alert.Collection
+	Probes        []detect.RegionStats // one per ChangeRequest.Probes
+	TrueColor     *detect.TrueColor
 }
 
 // DetectChange finds the scenes of both periods, composites them block by
@@ -51,15 +71,16 @@ func DetectChange(ctx context.Context, req ChangeRequest) (*ChangeResult, error)
 	res := &ChangeResult{}
 	var err error
 	for _, pp := range []struct {
-		p   period.Period
-		dst *[]stac.Item
-	}{{req.Before, &res.Before}, {req.After, &res.After}} {
+		which string
+		p     period.Period
+		dst   *[]stac.Item
+	}{{"before", req.Before, &res.Before}, {"after", req.After, &res.After}} {
 		*pp.dst, err = FindScenes(ctx, req.Source, req.Area, pp.p, req.MaxCloud)
 		if err != nil {
 			return nil, err
 		}
 		if len(*pp.dst) == 0 {
-			return nil, fmt.Errorf("%w: area %s has no scene in %s", ErrNoScenes, req.Area.ID, pp.p)
+			return nil, &PeriodError{Which: pp.which, AOI: req.Area.ID, Period: pp.p, Err: ErrNoScenes}
 		}
 	}
 	g, err := GridFor(req.Area)
@@ -67,8 +88,12 @@ func DetectChange(ctx context.Context, req ChangeRequest) (*ChangeResult, error)
 		return nil, err
 	}
 	res.Grid = g
-	dets, st, err := detectOnGrid(ctx, req, g, res.Before, res.After)
+	dets, st, err := detectOnGrid(ctx, req, g, res)
 	if err != nil {
+		var pe *PeriodError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("detect %s, %s against %s: %w", req.Area.ID, req.After, req.Before, err)
 	}
 	res.Detections, res.Stats = dets, st
@@ -93,7 +118,8 @@ func itemIDs(items []stac.Item) []string {
 // detectOnGrid composites each block of each period and hands it to the
 // engine, then runs detection. Only one block of composites is in memory at
 // a time.
-func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, before, after []stac.Item) ([]detect.Detection, detect.Stats, error) {
+func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, res *ChangeResult) ([]detect.Detection, detect.Stats, error) {
+	before, after := res.Before, res.After
 	params := req.Params
 	dir := req.ScratchDir
 	if dir == "" {
@@ -155,8 +181,23 @@ func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, before, af
 	}
 	for i, p := range []period.Period{req.Before, req.After} {
 		if !observed[i] {
-			return nil, detect.Stats{}, fmt.Errorf("%w: every pixel of %s is cloud or nodata in %s", detect.ErrNoClearObservation, req.Area.ID, p)
+			return nil, detect.Stats{}, &PeriodError{Which: []string{"before", "after"}[i], AOI: req.Area.ID, Period: p,
+				Err: fmt.Errorf("%w: every pixel is cloud or nodata", detect.ErrNoClearObservation)}
 		}
+	}
+	for _, poly := range req.Probes {
+		rs, err := eng.Measure(ctx, poly)
+		if err != nil {
+			return nil, detect.Stats{}, err
+		}
+		res.Probes = append(res.Probes, rs)
+	}
+	if req.QuicklookSide > 0 {
+		tc, err := eng.TrueColor(ctx, req.QuicklookSide)
+		if err != nil {
+			return nil, detect.Stats{}, err
+		}
+		res.TrueColor = tc
 	}
 	maskDir, err := os.MkdirTemp(dir, "mask-")
 	if err != nil {

@@ -2,48 +2,44 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
-	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"compoundwatch/aoi"
-	"compoundwatch/pipeline"
-	"compoundwatch/pipeline/detect"
 	"compoundwatch/pipeline/fixture"
 	"compoundwatch/pipeline/period"
-	"compoundwatch/pipeline/scene"
-	"compoundwatch/pipeline/stac"
 )
 
 // demoOptions configure `demo`.
 type demoOptions struct {
-	Out      string
 	Fixtures string
+	Weeks    int
 	Workers  int
+	Storage  storageOptions
 	out      io.Writer
+	log      *slog.Logger
 }
 
 func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Out, "out", "demo-out", "where to write the demo's results")
 	fs.StringVar(&o.Fixtures, "fixtures", "", "folder for the generated fixture scenes (default: a temporary folder)")
+	fs.IntVar(&o.Weeks, "weeks", 5, "consecutive weeks to run, from 2022-W02")
 	fs.IntVar(&o.Workers, "workers", 2, "scenes read at once")
+	o.Storage.AddFlags(fs, "demo-out")
 }
 
 func newDemoCommand(g *globalOptions) *cobra.Command {
 	o := &demoOptions{}
 	c := &cobra.Command{
-		Use:   "demo",
+		Use:   "demo [--out DIR|s3://bucket/prefix]",
 		Short: "Run the weekly job on generated fixture scenes served by an in-process STAC API (no credentials, no network)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.out = cmd.OutOrStdout()
+			o.out, o.log = cmd.OutOrStdout(), g.log
 			return runDemo(cmd.Context(), *o)
 		},
 	}
@@ -51,20 +47,8 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 	return c
 }
 
-// demoWeek is what the demo records for one area-week.
-type demoWeek struct {
-	Week   string      `json:"week"`
-	Period string      `json:"period"`
-	Scenes []demoScene `json:"scenes"`
-}
-
-type demoScene struct {
-	ID            string  `json:"id"`
-	Datetime      string  `json:"datetime"`
-	CloudCover    float64 `json:"cloud_cover"`
-	ValidFraction float64 `json:"valid_fraction"`
-}
-
+// runDemo generates the fixture world, serves it, and runs the weekly job
+// on it week after week, as cron would.
 func runDemo(ctx context.Context, o demoOptions) error {
 	fx := o.Fixtures
 	if fx == "" {
@@ -82,91 +66,30 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	}
 	srv := fixture.NewServer(m, 10)
 	defer srv.Close()
-	fmt.Fprintf(o.out, "fixture STAC API at %s (%d scenes)\n", srv.URL, len(m.Items))
-
-	areas, err := aoi.Resolve(filepath.Join(fx, "aoi.geojson"), aoi.Options{})
-	if err != nil {
-		return err
-	}
-	cat := catalogOptions{Catalog: srv.URL, AllowLoopback: true, Signing: "none"}
-	src, pol, err := cat.open()
-	if err != nil {
-		return err
-	}
-	reader := &scene.Reader{Policy: pol}
-	for _, a := range areas {
-		grid, err := pipeline.GridFor(a)
+	fmt.Fprintf(o.out, "fixture STAC API at %s (%d scenes over area %s)\n", srv.URL, len(m.Items), fixture.AOIID)
+	week := period.WeekOf(spec.Start).Next()
+	weeks := min(max(o.Weeks, 1), spec.Weeks-1)
+	for i := 0; i < weeks; i++ {
+		name, _ := week.ISOWeek()
+		man, err := runRun(ctx, runOptions{
+			Watchlist: filepath.Join(fx, "aoi.geojson"), Week: name, MaxCloud: 100, Workers: o.Workers, ConfirmAfter: 2,
+			Catalog: catalogOptions{Catalog: srv.URL, AllowLoopback: true, Signing: "none"},
+			Storage: o.Storage, log: o.log,
+		})
 		if err != nil {
 			return err
 		}
-		dir := filepath.Join(o.Out, a.ID)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+		for _, a := range man.Areas {
+			fmt.Fprintf(o.out, "%s %s: %-20s new %d, confirmed %d, retracted %d, open alerts %d, built %.2f ha\n",
+				name, a.AOI, a.Status, len(a.Changes.New), len(a.Changes.Confirmed), len(a.Changes.Retracted), a.Alerts, a.BuiltHa)
 		}
-		week := period.WeekOf(spec.Start)
-		var prev period.Period
-		for w := 0; w < spec.Weeks; w++ {
-			name, _ := week.ISOWeek()
-			items, err := pipeline.FindScenes(ctx, src, a, week, 100)
-			if err != nil {
-				return err
-			}
-			rec := demoWeek{Week: name, Period: week.String()}
-			var mu sync.Mutex
-			err = pipeline.ReadScenes(ctx, reader, items, grid, scene.DefaultBands, o.Workers, func(it stac.Item, obs *scene.Observation) error {
-				cc, _ := it.CloudCover()
-				mu.Lock()
-				defer mu.Unlock()
-				rec.Scenes = append(rec.Scenes, demoScene{ID: it.ID, Datetime: it.Datetime.Format("2006-01-02T15:04:05Z"), CloudCover: cc,
-					ValidFraction: float64(obs.ValidCount()) / float64(grid.Len())})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			sort.Slice(rec.Scenes, func(i, j int) bool { return rec.Scenes[i].ID < rec.Scenes[j].ID })
-			b, _ := json.MarshalIndent(rec, "", "  ")
-			path := filepath.Join(dir, name+"-scenes.json")
-			if err := writeFileAtomic(path, append(b, '\n')); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.out, "%s %s: %d scenes on grid %s -> %s\n", a.ID, name, len(rec.Scenes), grid, path)
-			for _, s := range rec.Scenes {
-				fmt.Fprintf(o.out, "    %s  cloud %5.2f%%  clear over area %5.1f%%\n", s.ID, s.CloudCover, 100*s.ValidFraction)
-			}
-			if w > 0 {
-				if err := demoDetect(ctx, o, src, reader, a, prev, week, filepath.Join(dir, name+".geojson")); err != nil {
-					return err
-				}
-			}
-			prev, week = week, week.Next()
-		}
+		week = week.Next()
 	}
-	fmt.Fprintf(o.out, "demo results in %s; open the .geojson files in QGIS (Layer > Add Layer > Add Vector Layer)\n", o.Out)
-	return nil
-}
-
-// demoDetect compares a week with the one before and writes its alerts.
-func demoDetect(ctx context.Context, o demoOptions, src stac.Source, reader *scene.Reader, a aoi.Area, before, after period.Period, path string) error {
-	res, err := pipeline.DetectChange(ctx, pipeline.ChangeRequest{
-		Area: a, Before: before, After: after, Source: src, Reader: reader,
-		MaxCloud: 100, Workers: o.Workers, Params: detect.DefaultParams(),
-	})
-	if err != nil {
-		return err
-	}
-	data, err := res.Alerts.Marshal(a.ID)
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(path, data); err != nil {
-		return err
-	}
-	kinds := map[string]int{}
-	for _, al := range res.Alerts.Alerts {
-		kinds[al.Properties.Kind]++
-	}
-	fmt.Fprintf(o.out, "    against %s: %d expansion and %d demolition alerts -> %s\n", before, kinds["expansion"], kinds["demolition"], path)
+	fmt.Fprintf(o.out, "\nResults are in %s:\n", o.Storage.Out)
+	fmt.Fprintf(o.out, "  alerts/%s/<week>.geojson with a .qml style beside it; latest.geojson is the newest week\n", fixture.AOIID)
+	fmt.Fprintf(o.out, "  quicklooks/, series/ (CSV and chart), digest/ (JSON and Markdown), runs/ (manifests), state/\n")
+	fmt.Fprintf(o.out, "Open them in QGIS: Layer > Add Layer > Add Vector Layer, pick alerts/%s/latest.geojson;\n", fixture.AOIID)
+	fmt.Fprintf(o.out, "QGIS applies latest.qml (colour by status) by itself. View > Panels > Temporal Controller steps through first_seen.\n")
 	return nil
 }
 

@@ -137,28 +137,3 @@ func TestDetectCommandRejectsBadInput(t *testing.T) {
 		}
 	}
 }
-
-func TestDemoWritesWeeklyAlerts(t *testing.T) {
-	out := t.TempDir()
-	var log bytes.Buffer
-	if err := runDemo(context.Background(), demoOptions{Out: out, Fixtures: t.TempDir(), Workers: 2, out: &log}); err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]int{}
-	for _, w := range []string{"2022-W02", "2022-W03", "2022-W04"} {
-		c, err := alert.ReadFile(filepath.Join(out, "fx-moei-bank", w+".geojson"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range c.Alerts {
-			counts[w+" "+a.Properties.Kind]++
-		}
-	}
-	// Compound a rises in week 3; b and a tarp field in week 4, when the depot goes.
-	if counts["2022-W02 expansion"] != 0 || counts["2022-W03 expansion"] == 0 || counts["2022-W04 expansion"] == 0 || counts["2022-W04 demolition"] == 0 {
-		t.Errorf("alerts per week and kind: %v", counts)
-	}
-	if !strings.Contains(log.String(), "QGIS") {
-		t.Errorf("the demo does not say how to open its results:\n%s", log.String())
-	}
-}

@@ -18,7 +18,7 @@ import (
 var world *fixture.Manifest
 
 func TestMain(m *testing.M) {
-	if benchChild() {
+	if benchChild() || runChild() {
 		return
 	}
 	dir, err := os.MkdirTemp("", "compoundwatch-cmd-")

@@ -27,6 +27,24 @@ import (
 // ErrFile is wrapped by every failure to read an alert file.
 var ErrFile = errors.New("alert: bad alert file")
 
+// Real is a float that is always written with a decimal point, so GDAL's
+// GeoJSON driver (and QGIS) types the field Real even when every value in a
+// file happens to be whole.
+type Real float64
+
+// MarshalJSON writes the shortest representation, with ".0" when whole.
+func (r Real) MarshalJSON() ([]byte, error) {
+	v := float64(r)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, fmt.Errorf("alert: %v is not a JSON number", v)
+	}
+	b := strconv.AppendFloat(nil, v, 'f', -1, 64)
+	if !bytes.ContainsAny(b, ".eE") {
+		b = append(b, '.', '0')
+	}
+	return b, nil
+}
+
 // Properties are an alert's attributes, in output order.
 type Properties struct {
 	ID              string   `json:"id"`
@@ -34,10 +52,10 @@ type Properties struct {
 	Kind            string   `json:"kind"`
 	Before          string   `json:"before"` // ISO 8601 interval of dates
 	After           string   `json:"after"`
-	AreaHa          float64  `json:"area_ha"`
-	Confidence      float64  `json:"confidence"`
+	AreaHa          Real     `json:"area_ha"`
+	Confidence      Real     `json:"confidence"`
 	ConfidenceClass string   `json:"confidence_class"` // low or high
-	ScoreMean       float64  `json:"score_mean"`
+	ScoreMean       Real     `json:"score_mean"`
 	ValidObsBefore  int      `json:"valid_obs_before"`
 	ValidObsAfter   int      `json:"valid_obs_after"`
 	ScenesBefore    []string `json:"scenes_before"`
@@ -87,10 +105,10 @@ func FromDetections(pair Pair, epsg int, dets []detect.Detection) (Collection, e
 			Kind:            string(d.Kind),
 			Before:          pair.Before.String(),
 			After:           pair.After.String(),
-			AreaHa:          round(d.AreaHa, 4),
-			Confidence:      round(d.Confidence, 3),
+			AreaHa:          Real(round(d.AreaHa, 4)),
+			Confidence:      Real(round(d.Confidence, 3)),
 			ConfidenceClass: class,
-			ScoreMean:       round(d.ScoreMean, 3),
+			ScoreMean:       Real(round(d.ScoreMean, 3)),
 			ValidObsBefore:  d.ValidObsBefore,
 			ValidObsAfter:   d.ValidObsAfter,
 			ScenesBefore:    sb,
@@ -140,11 +158,20 @@ func roundPolygon(p orb.Polygon) orb.Polygon {
 	return out
 }
 
+// Feature is one GeoJSON Feature to write: Properties is any JSON-encodable
+// value (a struct keeps the order of its fields); a nil Geometry is written
+// as null, for records about an area rather than a place.
+type Feature struct {
+	ID         string
+	Geometry   orb.Polygon
+	Properties any
+}
+
 type fileFeature struct {
-	Type       string     `json:"type"`
-	ID         string     `json:"id"`
-	Properties Properties `json:"properties"`
-	Geometry   fileGeom   `json:"geometry"`
+	Type       string    `json:"type"`
+	ID         string    `json:"id"`
+	Properties any       `json:"properties"`
+	Geometry   *fileGeom `json:"geometry"`
 }
 
 type fileGeom struct {
@@ -152,24 +179,10 @@ type fileGeom struct {
 	Coordinates [][][2]float64 `json:"coordinates"`
 }
 
-type fileCollection struct {
-	Type     string        `json:"type"`
-	Name     string        `json:"name,omitempty"`
-	Features []fileFeature `json:"features"`
-}
-
 // Marshal encodes the collection as GeoJSON, one feature per line.
 func (c Collection) Marshal(name string) ([]byte, error) {
-	fc := fileCollection{Type: "FeatureCollection", Name: name, Features: []fileFeature{}}
-	for _, a := range c.Alerts {
-		g := fileGeom{Type: "Polygon"}
-		for _, ring := range orientRFC7946(a.Geometry) {
-			pts := make([][2]float64, len(ring))
-			for i, p := range ring {
-				pts[i] = [2]float64{p[0], p[1]}
-			}
-			g.Coordinates = append(g.Coordinates, pts)
-		}
+	feats := make([]Feature, len(c.Alerts))
+	for i, a := range c.Alerts {
 		p := a.Properties
 		if p.ScenesBefore == nil {
 			p.ScenesBefore = []string{}
@@ -177,8 +190,14 @@ func (c Collection) Marshal(name string) ([]byte, error) {
 		if p.ScenesAfter == nil {
 			p.ScenesAfter = []string{}
 		}
-		fc.Features = append(fc.Features, fileFeature{Type: "Feature", ID: p.ID, Properties: p, Geometry: g})
+		feats[i] = Feature{ID: p.ID, Geometry: a.Geometry, Properties: p}
 	}
+	return MarshalFeatures(name, feats)
+}
+
+// MarshalFeatures writes an RFC 7946 FeatureCollection, one feature per line:
+// exterior rings counterclockwise, holes clockwise.
+func MarshalFeatures(name string, feats []Feature) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(`{"type":"FeatureCollection",`)
 	if name != "" {
@@ -188,12 +207,24 @@ func (c Collection) Marshal(name string) ([]byte, error) {
 		buf.WriteByte(',')
 	}
 	buf.WriteString("\"features\":[")
-	for i, f := range fc.Features {
+	for i, f := range feats {
+		ff := fileFeature{Type: "Feature", ID: f.ID, Properties: f.Properties}
+		if f.Geometry != nil {
+			g := fileGeom{Type: "Polygon"}
+			for _, ring := range orientRFC7946(f.Geometry) {
+				pts := make([][2]float64, len(ring))
+				for i, p := range ring {
+					pts[i] = [2]float64{p[0], p[1]}
+				}
+				g.Coordinates = append(g.Coordinates, pts)
+			}
+			ff.Geometry = &g
+		}
 		if i > 0 {
 			buf.WriteByte(',')
 		}
 		buf.WriteString("\n")
-		b, err := json.Marshal(f)
+		b, err := json.Marshal(ff)
 		if err != nil {
 			return nil, fmt.Errorf("encode alert %s: %w", f.ID, err)
 		}
@@ -219,7 +250,7 @@ type readFeature struct {
 	Type       string          `json:"type"`
 	ID         json.RawMessage `json:"id"` // other tools write numbers
 	Properties Properties      `json:"properties"`
-	Geometry   fileGeom        `json:"geometry"`
+	Geometry   *fileGeom       `json:"geometry"`
 }
 
 type readCollection struct {
@@ -228,7 +259,8 @@ type readCollection struct {
 }
 
 // Unmarshal reads an alert file (or any GeoJSON FeatureCollection of
-// polygons: unknown properties are ignored).
+// polygons: unknown properties are ignored, and features without geometry,
+// such as a week's no-clear-observation record, are skipped).
 func Unmarshal(data []byte) (Collection, error) {
 	var fc readCollection
 	if err := json.Unmarshal(data, &fc); err != nil {
@@ -239,6 +271,9 @@ func Unmarshal(data []byte) (Collection, error) {
 	}
 	var c Collection
 	for i, f := range fc.Features {
+		if f.Geometry == nil {
+			continue // a record about the area, not an alert
+		}
 		if f.Geometry.Type != "Polygon" {
 			return Collection{}, fmt.Errorf("%w: feature %d (%s): geometry %q, want Polygon", ErrFile, i, f.ID, f.Geometry.Type)
 		}

@@ -139,14 +139,16 @@ func (p Params) validate() error {
 // Detection is one changed region on the grid.
 type Detection struct {
 	Kind           Kind
-	Polygon        orb.Polygon // grid CRS
-	AreaHa         float64     // on the grid (UTM)
-	ScoreMean      float64     // mean robust score (standard deviations above the median)
-	Confidence     float64     // 0–1
-	High           bool        // Confidence ≥ Params.ConfidenceHigh
-	ValidObsBefore int         // fewest valid observations of a pixel in the region, before
-	ValidObsAfter  int         // … and after
-	Greening       float64     // mean NDVI change
+	Polygon        orb.Polygon       // grid CRS
+	AreaHa         float64           // on the grid (UTM)
+	ScoreMean      float64           // mean robust score (standard deviations above the median)
+	Confidence     float64           // 0–1
+	High           bool              // Confidence ≥ Params.ConfidenceHigh
+	ValidObsBefore int               // fewest valid observations of a pixel in the region, before
+	ValidObsAfter  int               // … and after
+	Greening       float64           // mean NDVI change
+	MeanBefore     [NumBands]float64 // mean reflectance of the region's clear pixels, before
+	MeanAfter      [NumBands]float64 // … and after
 }
 
 // Stats describe one detection run.
@@ -529,56 +531,42 @@ func fillHoles(p orb.Polygon, maxArea float64) orb.Polygon {
 // describe measures a region's evidence over the pixels whose centres lie
 // in it.
 func (e *Engine) describe(ctx context.Context, win *window, poly orb.Polygon, score func(x, y *[NumBands]float32) float64, st Stats) (Detection, error) {
-	if err := ctx.Err(); err != nil {
-		return Detection{}, err
-	}
-	bound := poly.Bound()
-	g := e.grid
-	c0 := max(0, int(math.Floor((bound.Min[0]-g.X0)/g.Res)))
-	c1 := min(g.Width, int(math.Ceil((bound.Max[0]-g.X0)/g.Res)))
-	r0 := max(0, int(math.Floor((g.Y0-bound.Max[1])/g.Res)))
-	r1 := min(g.Height, int(math.Ceil((g.Y0-bound.Min[1])/g.Res)))
 	d := Detection{ValidObsBefore: math.MaxInt, ValidObsAfter: math.MaxInt}
 	var xv, yv [NumBands]float32
 	n := 0
 	sumScore, sumGreen, sumNDVIAfter := 0.0, 0.0, 0.0
-	// Read the region's bounding box a block at a time.
-	for ys := r0; ys < r1; ys += e.p.BlockSize {
-		for xs := c0; xs < c1; xs += e.p.BlockSize {
-			w, h := min(e.p.BlockSize, c1-xs), min(e.p.BlockSize, r1-ys)
-			if err := e.load(win, xs, ys, w, h); err != nil {
-				return Detection{}, err
-			}
-			for r := 0; r < h; r++ {
-				for c := 0; c < w; c++ {
-					px, py := g.Center(xs+c, ys+r)
-					if !polygonContains(poly, px, py) {
-						continue
-					}
-					p := r*w + c
-					cb, ca := win.pixel(p, &xv, &yv)
-					cl := e.classify(&xv, &yv, cb, ca)
-					d.ValidObsBefore = min(d.ValidObsBefore, cb)
-					d.ValidObsAfter = min(d.ValidObsAfter, ca)
-					if !cl.valid {
-						continue
-					}
-					n++
-					sumScore += (score(&xv, &yv) - st.Median) / st.Sigma
-					sumGreen += cl.greening
-					sumNDVIAfter += cl.ndviAfter
-				}
-			}
+	var sumB, sumA [NumBands]float64
+	err := e.forEachPixelIn(ctx, win, poly, func(p int) {
+		cb, ca := win.pixel(p, &xv, &yv)
+		cl := e.classify(&xv, &yv, cb, ca)
+		d.ValidObsBefore = min(d.ValidObsBefore, cb)
+		d.ValidObsAfter = min(d.ValidObsAfter, ca)
+		if !cl.valid {
+			return
 		}
+		n++
+		sumScore += (score(&xv, &yv) - st.Median) / st.Sigma
+		sumGreen += cl.greening
+		sumNDVIAfter += cl.ndviAfter
+		for b := 0; b < NumBands; b++ {
+			sumB[b] += float64(xv[b])
+			sumA[b] += float64(yv[b])
+		}
+	})
+	if err != nil {
+		return Detection{}, err
 	}
+	d.Kind = Expansion
 	if n == 0 {
 		d.ValidObsBefore, d.ValidObsAfter = 0, 0
-		d.Kind = Expansion
 		return d, nil
+	}
+	for b := 0; b < NumBands; b++ {
+		d.MeanBefore[b] = sumB[b] / float64(n)
+		d.MeanAfter[b] = sumA[b] / float64(n)
 	}
 	d.ScoreMean = sumScore / float64(n)
 	d.Greening = sumGreen / float64(n)
-	d.Kind = Expansion
 	if d.Greening-st.GreeningMedian > e.p.DemolitionGreening && sumNDVIAfter/float64(n) > e.p.BareNDVI {
 		d.Kind = Demolition
 	}
@@ -587,6 +575,37 @@ func (e *Engine) describe(ctx context.Context, win *window, poly orb.Polygon, sc
 	d.Confidence = 1 - math.Exp(-math.Max(0, d.ScoreMean-e.p.Threshold)/e.p.Threshold)
 	d.High = d.Confidence >= e.p.ConfidenceHigh
 	return d, nil
+}
+
+// forEachPixelIn calls fn with the window index of every pixel whose centre
+// lies in poly, loading the polygon's bounding box a block at a time.
+func (e *Engine) forEachPixelIn(ctx context.Context, win *window, poly orb.Polygon, fn func(p int)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	bound := poly.Bound()
+	g := e.grid
+	c0 := max(0, int(math.Floor((bound.Min[0]-g.X0)/g.Res)))
+	c1 := min(g.Width, int(math.Ceil((bound.Max[0]-g.X0)/g.Res)))
+	r0 := max(0, int(math.Floor((g.Y0-bound.Max[1])/g.Res)))
+	r1 := min(g.Height, int(math.Ceil((g.Y0-bound.Min[1])/g.Res)))
+	for ys := r0; ys < r1; ys += e.p.BlockSize {
+		for xs := c0; xs < c1; xs += e.p.BlockSize {
+			w, h := min(e.p.BlockSize, c1-xs), min(e.p.BlockSize, r1-ys)
+			if err := e.load(win, xs, ys, w, h); err != nil {
+				return err
+			}
+			for r := 0; r < h; r++ {
+				for c := 0; c < w; c++ {
+					px, py := g.Center(xs+c, ys+r)
+					if polygonContains(poly, px, py) {
+						fn(r*w + c)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // polygonContains is the even-odd rule over all rings: inside the exterior
