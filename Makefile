@@ -51,3 +51,4 @@ fuzz:
 	$(GO) test ./pipeline/stac -run '^$$' -fuzz FuzzParseItem -fuzztime 20s
 	$(GO) test ./pipeline/stac -run '^$$' -fuzz FuzzSearchPage -fuzztime 20s
 	$(GO) test ./pipeline/alert -run '^$$' -fuzz FuzzUnmarshal -fuzztime 20s
+	$(GO) test ./pipeline/plan -run '^$$' -fuzz FuzzParseShard -fuzztime 20s

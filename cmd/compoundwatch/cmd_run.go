@@ -17,6 +17,7 @@ import (
 	"compoundwatch/aoi"
 	"compoundwatch/pipeline/detect"
 	"compoundwatch/pipeline/period"
+	"compoundwatch/pipeline/plan"
 	"compoundwatch/pipeline/scene"
 	"compoundwatch/pipeline/stac"
 	"compoundwatch/pipeline/store"
@@ -67,6 +68,9 @@ type runOptions struct {
 	Areas        int
 	ConfirmAfter int
 	ScratchDir   string
+	Force        bool
+	LockTTL      time.Duration
+	Shard        shardOptions
 	Catalog      catalogOptions
 	Storage      storageOptions
 	now          func() time.Time
@@ -83,8 +87,50 @@ func (o *runOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Areas, "parallel-areas", 1, "areas processed at once")
 	fs.IntVar(&o.ConfirmAfter, "confirm-after", 2, "later clear weeks an alert must persist in to be confirmed")
 	fs.StringVar(&o.ScratchDir, "scratch", "", "directory for scratch files (default: system temp)")
+	fs.BoolVar(&o.Force, "force", false, "process area-weeks that are already done (their state exists), replacing their outputs")
+	fs.DurationVar(&o.LockTTL, "lock-ttl", 2*time.Hour, "how long an area-week lock holds if its run stops renewing it")
+	o.Shard.AddFlags(fs)
 	o.Catalog.AddFlags(fs)
 	o.Storage.AddFlags(fs, "")
+}
+
+// shardOptions pick this worker's part of the areas.
+type shardOptions struct {
+	Shard  string
+	Shards int
+}
+
+func (o *shardOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Shard, "shard", "", "process only shard i/n of the areas (e.g. 0/3)")
+	fs.IntVar(&o.Shards, "shards", 0, "number of shards; the index comes from JOB_COMPLETION_INDEX (Kubernetes) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch)")
+}
+
+func (o *shardOptions) resolve() (plan.Shard, error) {
+	sh, err := plan.ResolveShard(o.Shard, o.Shards, os.Getenv)
+	if err != nil {
+		return plan.Shard{}, usageError("%v", err)
+	}
+	return sh, nil
+}
+
+// selectAreas loads the watchlist and keeps the --aoi areas, if any.
+func selectAreas(watchlist string, ids []string) ([]aoi.Area, error) {
+	wl, err := aoi.LoadWatchlist(watchlist, aoi.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return wl.Areas, nil
+	}
+	var areas []aoi.Area
+	for _, id := range ids {
+		a, ok := wl.Find(id)
+		if !ok {
+			return nil, usageError("--aoi %s is not in the watchlist %s", id, watchlist)
+		}
+		areas = append(areas, a)
+	}
+	return areas, nil
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -131,21 +177,16 @@ func runRun(ctx context.Context, o runOptions) (*weekly.Manifest, error) {
 		}
 		week = p
 	}
-	wl, err := aoi.LoadWatchlist(o.Watchlist, aoi.Options{})
+	areas, err := selectAreas(o.Watchlist, o.AOIs)
 	if err != nil {
 		return nil, err
 	}
-	areas := wl.Areas
-	if len(o.AOIs) > 0 {
-		areas = nil
-		for _, id := range o.AOIs {
-			a, ok := wl.Find(id)
-			if !ok {
-				return nil, usageError("--aoi %s is not in the watchlist %s", id, o.Watchlist)
-			}
-			areas = append(areas, a)
-		}
+	sh, err := o.Shard.resolve()
+	if err != nil {
+		return nil, err
 	}
+	all := areas
+	areas = plan.Areas(areas, sh)
 	src, pol, err := o.Catalog.open()
 	if err != nil {
 		return nil, err
@@ -160,9 +201,10 @@ func runRun(ctx context.Context, o runOptions) (*weekly.Manifest, error) {
 		Store: st, Source: src, Reader: &scene.Reader{Policy: pol}, Params: detect.DefaultParams(),
 		ConfirmAfter: o.ConfirmAfter, MaxCloud: o.MaxCloud, Workers: o.Workers, Areas: o.Areas,
 		ScratchDir: o.ScratchDir, Version: version(), Catalog: stac.RedactURL(o.Catalog.Catalog),
+		Force: o.Force, LockTTL: o.LockTTL, DigestAreas: all, Now: now,
 	}
 	if o.log != nil {
-		o.log.Info("run started", "run", runID, "week", weekName, "areas", len(areas), "out", st.String(), "catalog", cfg.Catalog)
+		o.log.Info("run started", "run", runID, "week", weekName, "shard", sh.String(), "areas", len(areas), "out", st.String(), "catalog", cfg.Catalog)
 	}
 	m, err := weekly.RunWeek(ctx, cfg, areas, week, runID)
 	if m != nil && o.log != nil {

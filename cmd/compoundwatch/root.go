@@ -100,7 +100,7 @@ func newRootCommand() *cobra.Command {
 	}
 	g.AddFlags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
-	root.AddCommand(newAOICommand(g), newScenesCommand(g), newDetectCommand(g), newEvalCommand(g), newRunCommand(g), newDemoCommand(g))
+	root.AddCommand(newAOICommand(g), newScenesCommand(g), newDetectCommand(g), newEvalCommand(g), newRunCommand(g), newPlanCommand(g), newBackfillCommand(g), newScheduleCommand(g), newDemoCommand(g))
 	return root
 }
 

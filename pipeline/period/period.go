@@ -156,3 +156,46 @@ func (p Period) Next() Period {
 	}
 	return Period{p.End, p.End.Add(p.End.Sub(p.Start))}
 }
+
+// Name is the period's short name when it is one ISO week (2025-W10) or one
+// calendar month (2025-03); object keys and plans use it.
+func (p Period) Name() (string, bool) {
+	if w, ok := p.ISOWeek(); ok {
+		return w, true
+	}
+	if p.Start.Day() == 1 && p.Start.Hour() == 0 && p.End.Equal(p.Start.AddDate(0, 1, 0)) {
+		return p.Start.Format("2006-01"), true
+	}
+	return "", false
+}
+
+// Cadences a range can be split by.
+const (
+	EveryWeek  = "week"
+	EveryMonth = "month"
+)
+
+// Range lists, in time order, the ISO weeks or calendar months that overlap
+// the days from..to (both inclusive).
+func Range(from, to time.Time, every string) ([]Period, error) {
+	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+	to = time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.UTC)
+	if to.Before(from) {
+		return nil, fmt.Errorf("%w: %s is before %s", ErrSyntax, to.Format(dateLayout), from.Format(dateLayout))
+	}
+	var p Period
+	switch every {
+	case EveryWeek:
+		p = WeekOf(from)
+	case EveryMonth:
+		p = Month(from.Year(), from.Month())
+	default:
+		return nil, fmt.Errorf("%w: every %q: want week or month", ErrSyntax, every)
+	}
+	var out []Period
+	for !p.Start.After(to) {
+		out = append(out, p)
+		p = p.Next()
+	}
+	return out, nil
+}

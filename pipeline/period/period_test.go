@@ -126,3 +126,42 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestRangeAndNames(t *testing.T) {
+	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
+	cases := []struct {
+		from, to, every string
+		first, last     string
+		n               int
+	}{
+		{"2025-01-01", "2025-03-31", "week", "2025-W01", "2025-W14", 14},
+		{"2020-12-25", "2021-01-06", "week", "2020-W52", "2021-W01", 3}, // through week 53
+		{"2025-01-15", "2025-03-01", "month", "2025-01", "2025-03", 3},
+		{"2019-01-01", "2025-12-31", "week", "2019-W01", "2026-W01", 366},
+	}
+	for _, tc := range cases {
+		ps, err := Range(day(tc.from), day(tc.to), tc.every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _ := ps[0].Name()
+		last, _ := ps[len(ps)-1].Name()
+		if first != tc.first || last != tc.last || len(ps) != tc.n {
+			t.Errorf("%s..%s by %s: %s..%s, %d periods; want %s..%s, %d", tc.from, tc.to, tc.every, first, last, len(ps), tc.first, tc.last, tc.n)
+		}
+		for i := 1; i < len(ps); i++ {
+			if !ps[i].Start.Equal(ps[i-1].End) {
+				t.Fatalf("gap between %s and %s", ps[i-1], ps[i])
+			}
+		}
+	}
+	if _, err := Range(day("2025-02-01"), day("2025-01-01"), "week"); err == nil {
+		t.Error("a reversed range was accepted")
+	}
+	if _, err := Range(day("2025-01-01"), day("2025-02-01"), "day"); err == nil {
+		t.Error("an unknown cadence was accepted")
+	}
+	if p, _ := Parse("2025-01-01/2025-01-10"); func() bool { _, ok := p.Name(); return ok }() {
+		t.Error("an arbitrary interval has a short name")
+	}
+}

@@ -48,7 +48,7 @@ func openAlerts(s *State) []int {
 // alert already covers become provisional alerts.
 func advance(prev *State, ev weekEvidence) (*State, Changes) {
 	next := prev.clone()
-	weekName, _ := ev.week.ISOWeek()
+	weekName, _ := ev.week.Name()
 	start := ev.week.Start.Format("2006-01-02")
 	var ch Changes
 	for pi, ai := range openAlerts(prev) {
@@ -125,7 +125,7 @@ func distance(v [detect.NumBands]float64, sig []float64) float64 {
 // unobserved carries an area through a week without a clear view of it.
 func unobserved(prev *State, week period.Period) *State {
 	next := prev.clone()
-	next.Week, _ = week.ISOWeek()
+	next.Week, _ = week.Name()
 	next.Series = append(next.Series, seriesRow(next, week, "no_clear_observation", Changes{}))
 	return next
 }
@@ -133,14 +133,14 @@ func unobserved(prev *State, week period.Period) *State {
 // baseline starts an area's record with its first clear week: there is
 // nothing before it to compare with.
 func baseline(aoiID string, week period.Period) *State {
-	name, _ := week.ISOWeek()
+	name, _ := week.Name()
 	s := &State{Format: StateFormat, AOI: aoiID, Week: name, Reference: name, LastClear: week.End.AddDate(0, 0, -1).Format("2006-01-02")}
 	s.Series = append(s.Series, seriesRow(s, week, "baseline", Changes{}))
 	return s
 }
 
 func seriesRow(s *State, week period.Period, status string, ch Changes) SeriesRow {
-	name, _ := week.ISOWeek()
+	name, _ := week.Name()
 	row := SeriesRow{Week: name, Start: week.Start.Format("2006-01-02"), End: week.End.AddDate(0, 0, -1).Format("2006-01-02"),
 		Status: status, New: len(ch.New), Confirmed: len(ch.Confirmed), Retracted: len(ch.Retracted), LastClear: s.LastClear}
 	for _, a := range s.Alerts {

@@ -40,15 +40,22 @@ type Config struct {
 	Workers       int     // scenes read at once per area
 	Areas         int     // areas processed at once; 0 means 1
 	ScratchDir    string
-	QuicklookSide int    // longest side of a quicklook panel; 0 means 512
-	Version       string // compoundwatch's version, for the manifest
-	Catalog       string // for the manifest, already redacted
+	QuicklookSide int           // longest side of a quicklook panel; 0 means 512
+	Version       string        // compoundwatch's version, for the manifest
+	Catalog       string        // for the manifest, already redacted
+	Force         bool          // process area-periods that are already done
+	LockTTL       time.Duration // how long a lock holds without renewal; 0 means 2 hours
+	Holder        Holder        // who takes the locks; zero means this process
+	Now           func() time.Time
+	// DigestAreas are all the areas of the watchlist when this run does only
+	// some of them (a shard); nil means the run's own areas.
+	DigestAreas []aoi.Area
 }
 
 // AreaReport is an area's line in the run manifest.
 type AreaReport struct {
 	AOI          string   `json:"aoi"`
-	Status       string   `json:"status"` // ok, baseline, no_clear_observation, failed
+	Status       string   `json:"status"` // ok, baseline, no_clear_observation, failed; skipped: done, locked
 	Error        string   `json:"error,omitempty"`
 	Before       string   `json:"before,omitempty"`
 	After        string   `json:"after"`
@@ -68,20 +75,55 @@ func quicklookKey(aoiID, week string) string {
 	return "quicklooks/" + aoiID + "/" + week + ".png"
 }
 
-// RunArea processes one area for one ISO week and writes its outputs; the
-// state object goes last.
+// previous is the period of the same cadence just before p.
+func previous(p period.Period) period.Period {
+	if _, ok := p.ISOWeek(); ok {
+		return period.Period{Start: p.Start.AddDate(0, 0, -7), End: p.Start}
+	}
+	return period.Month(p.Start.AddDate(0, -1, 0).Year(), p.Start.AddDate(0, -1, 0).Month())
+}
+
+// RunArea processes one area for one ISO week or calendar month and writes
+// its outputs; the state object goes last. It holds the area-period's lock
+// meanwhile; an area-period another run holds is reported "locked", and one
+// already done (its state exists) "done", unless cfg.Force.
 func RunArea(ctx context.Context, cfg Config, a aoi.Area, week period.Period) (AreaReport, error) {
 	start := time.Now()
-	weekName, ok := week.ISOWeek()
+	weekName, ok := week.Name()
 	if !ok {
-		return AreaReport{}, fmt.Errorf("weekly: %s is not an ISO week", week)
+		return AreaReport{}, fmt.Errorf("weekly: %s is neither an ISO week nor a month", week)
 	}
 	rep := AreaReport{AOI: a.ID, After: week.String(), ScenesBefore: []string{}, ScenesAfter: []string{}}
+	holder := cfg.Holder
+	if holder == (Holder{}) {
+		holder = ThisProcess("")
+	}
+	ttl := cfg.LockTTL
+	if ttl <= 0 {
+		ttl = 2 * time.Hour
+	}
+	lock, err := AcquireLock(ctx, cfg.Store, a.ID, weekName, holder, ttl, cfg.Now)
+	if errors.Is(err, ErrLocked) {
+		rep.Status, rep.Error = "locked", err.Error()
+		return rep, nil
+	}
+	if err != nil {
+		return rep, fmt.Errorf("area %s %s: %w", a.ID, weekName, err)
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+	if !cfg.Force {
+		if _, err := cfg.Store.Get(ctx, stateKey(a.ID, weekName)); err == nil {
+			rep.Status = "done"
+			return rep, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return rep, fmt.Errorf("area %s %s: %w", a.ID, weekName, err)
+		}
+	}
 	prev, err := loadPrevious(ctx, cfg.Store, a.ID, week)
 	if err != nil {
 		return rep, fmt.Errorf("area %s week %s: previous state: %w", a.ID, weekName, err)
 	}
-	before := period.Period{Start: week.Start.AddDate(0, 0, -7), End: week.Start}
+	before := previous(week)
 	if prev != nil && prev.Reference != "" {
 		if before, err = period.Parse(prev.Reference); err != nil {
 			return rep, fmt.Errorf("%w: area %s: reference %q: %w", ErrState, a.ID, prev.Reference, err)
@@ -249,19 +291,54 @@ type Manifest struct {
 	ConfirmAfter    int           `json:"confirm_after"`
 	Started         string        `json:"started"`
 	Finished        string        `json:"finished"`
-	Status          string        `json:"status"` // ok, partial, failed
+	Status          string        `json:"status"`           // ok, partial, failed
+	Digest          string        `json:"digest,omitempty"` // the digest this run wrote, if any
 	Areas           []AreaReport  `json:"areas"`
+}
+
+// allDone reports whether every area has its state for the period.
+func allDone(ctx context.Context, st store.Store, areas []aoi.Area, name string) (bool, error) {
+	for _, a := range areas {
+		if _, err := st.Get(ctx, stateKey(a.ID, name)); errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // ErrPartial is returned when some areas failed and the rest were written.
 var ErrPartial = errors.New("weekly: some areas failed")
 
-// RunWeek processes every area for the week (one area's failure does not
-// stop the others), then writes the week's digest and the run manifest.
+// Outcome sums up the areas' errors: "ok"; "partial" with an error wrapping
+// ErrPartial; or "failed" when every area failed.
+func Outcome(errs []error) (string, error) {
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+		}
+	}
+	switch {
+	case failed == 0:
+		return "ok", nil
+	case failed < len(errs):
+		return "partial", fmt.Errorf("%w: %d of %d areas: %w", ErrPartial, failed, len(errs), errors.Join(errs...))
+	}
+	return "failed", errors.Join(errs...)
+}
+
+// RunWeek processes every area for the week or month (one area's failure
+// does not stop the others), then writes the period's digest and the run
+// manifest.
 func RunWeek(ctx context.Context, cfg Config, areas []aoi.Area, week period.Period, runID string) (*Manifest, error) {
-	weekName, ok := week.ISOWeek()
+	weekName, ok := week.Name()
 	if !ok {
-		return nil, fmt.Errorf("weekly: %s is not an ISO week", week)
+		return nil, fmt.Errorf("weekly: %s is neither an ISO week nor a month", week)
+	}
+	if cfg.Holder == (Holder{}) {
+		cfg.Holder = ThisProcess(runID)
 	}
 	m := &Manifest{RunID: runID, Version: cfg.Version, DetectorVersion: detect.Version, Week: weekName, Period: week.String(),
 		Catalog: cfg.Catalog, Out: cfg.Store.String(), Params: cfg.Params, ConfirmAfter: cfg.ConfirmAfter,
@@ -283,28 +360,38 @@ func RunWeek(ctx context.Context, cfg Config, areas []aoi.Area, week period.Peri
 		})
 	}
 	_ = eg.Wait()
-	failed := 0
-	for _, err := range errs {
-		if err != nil {
-			failed++
-		}
-	}
 	var runErr error
-	switch {
-	case failed == 0:
-		m.Status = "ok"
-	case failed < len(areas):
-		m.Status, runErr = "partial", fmt.Errorf("%w: %d of %d: %w", ErrPartial, failed, len(areas), errors.Join(errs...))
-	default:
-		m.Status, runErr = "failed", errors.Join(errs...)
-	}
+	m.Status, runErr = Outcome(errs)
 	if ctx.Err() != nil {
 		return m, ctx.Err()
 	}
 	// The digest and the manifest are written even when areas failed, and
-	// their own failures are reported with the areas'.
-	if err := writeDigest(ctx, cfg.Store, areas, week); err != nil {
-		return m, errors.Join(runErr, err)
+	// their own failures are reported with the areas'. When this run is one
+	// of several workers, the digest is written by whichever finds every
+	// area of the watchlist done, so it is complete and the same whoever
+	// writes it.
+	all := cfg.DigestAreas
+	if all == nil {
+		all = areas
+	}
+	write := len(all) == len(areas)
+	for _, r := range m.Areas {
+		if r.Status == "locked" {
+			write = false // another worker has it: let the last one write
+		}
+	}
+	if !write {
+		complete, err := allDone(ctx, cfg.Store, all, weekName)
+		if err != nil {
+			return m, errors.Join(runErr, err)
+		}
+		write = complete
+	}
+	if write {
+		if err := WriteDigest(ctx, cfg.Store, all, week); err != nil {
+			return m, errors.Join(runErr, err)
+		}
+		m.Digest = "digest/" + weekName + ".json"
 	}
 	m.Finished = time.Now().UTC().Format(time.RFC3339)
 	data, err := json.MarshalIndent(m, "", " ")
@@ -339,10 +426,10 @@ type Digest struct {
 	Areas  []DigestArea `json:"areas"`
 }
 
-// writeDigest summarizes the week from the stored states of the areas, so
+// WriteDigest summarizes the week from the stored states of the areas, so
 // it covers areas written by other runs or shards too.
-func writeDigest(ctx context.Context, st store.Store, areas []aoi.Area, week period.Period) error {
-	weekName, _ := week.ISOWeek()
+func WriteDigest(ctx context.Context, st store.Store, areas []aoi.Area, week period.Period) error {
+	weekName, _ := week.Name()
 	d := Digest{Week: weekName, Period: week.String()}
 	for _, a := range areas {
 		da := DigestArea{AOI: a.ID, Name: a.Name, Status: "missing", Alerts: alertsKey(a.ID, weekName)}

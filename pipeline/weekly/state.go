@@ -100,14 +100,19 @@ func loadPrevious(ctx context.Context, st store.Store, aoiID string, week period
 	if err != nil {
 		return nil, err
 	}
-	name, _ := week.ISOWeek()
+	name, _ := week.Name()
+	weekly := strings.Contains(name, "-W")
 	var best string
 	for _, k := range keys {
 		w := strings.TrimSuffix(path.Base(k), ".json")
-		if p, err := period.Parse(w); err != nil || !p.End.After(p.Start) || !strings.HasSuffix(k, ".json") {
+		p, err := period.Parse(w)
+		if err != nil || !strings.HasSuffix(k, ".json") || strings.Contains(w, "-W") != weekly {
+			continue // another cadence's state, or not a state
+		}
+		if pn, ok := p.Name(); !ok || pn != w {
 			continue
 		}
-		if w < name && w > best { // yyyy-Www sorts in time order
+		if w < name && w > best { // yyyy-Www and yyyy-mm sort in time order
 			best = w
 		}
 	}
