@@ -13,6 +13,7 @@ import (
 
 	"compoundwatch/aoi"
 	"compoundwatch/pipeline"
+	"compoundwatch/pipeline/egress"
 	"compoundwatch/pipeline/period"
 	"compoundwatch/pipeline/stac"
 )
@@ -51,6 +52,11 @@ func (o *catalogOptions) open() (stac.Source, stac.HrefPolicy, error) {
 		}
 	default:
 		return nil, pol, usageError("--signing %q: want auto, none or planetary-computer", o.Signing)
+	}
+	// GDAL's own HTTP (and its redirects) goes through the egress guard,
+	// which applies the same policy at connection time.
+	if _, _, err := egress.InstallForGDAL(pol); err != nil {
+		return nil, pol, err
 	}
 	src, err := stac.OpenSource(o.Catalog, stac.Options{Collection: o.Collection, HTTP: hc, Policy: pol})
 	return src, pol, err

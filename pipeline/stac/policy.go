@@ -138,11 +138,20 @@ func (p HrefPolicy) checkAllowList(host string) error {
 
 // CheckHost applies the allow-list and the address rules to a host name.
 func (p HrefPolicy) CheckHost(ctx context.Context, host string) error {
+	_, err := p.ResolveHost(ctx, host)
+	return err
+}
+
+// ResolveHost applies the allow-list to a host name, resolves it, and
+// returns its addresses if every one of them is allowed. Dialling one of
+// these addresses, rather than the name again, is what keeps a DNS answer
+// that changes between the check and the connection out.
+func (p HrefPolicy) ResolveHost(ctx context.Context, host string) ([]netip.Addr, error) {
 	if host == "" {
-		return fmt.Errorf("no host")
+		return nil, fmt.Errorf("no host")
 	}
 	if err := p.checkAllowList(host); err != nil {
-		return err
+		return nil, err
 	}
 	var addrs []string
 	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
@@ -154,19 +163,24 @@ func (p HrefPolicy) CheckHost(ctx context.Context, host string) error {
 		}
 		addrs, err = lookup(ctx, host)
 		if err != nil {
-			return fmt.Errorf("resolve %s: %w", host, err)
+			return nil, fmt.Errorf("resolve %s: %w", host, err)
 		}
 	}
+	var out []netip.Addr
 	for _, s := range addrs {
 		ip, err := netip.ParseAddr(s)
 		if err != nil {
-			return fmt.Errorf("host %s resolves to %q", host, s)
+			return nil, fmt.Errorf("host %s resolves to %q", host, s)
 		}
 		if err := p.checkAddr(ip.Unmap()); err != nil {
-			return fmt.Errorf("host %s resolves to %s: %w", host, ip, err)
+			return nil, fmt.Errorf("host %s resolves to %s: %w", host, ip, err)
 		}
+		out = append(out, ip.Unmap())
 	}
-	return nil
+	if len(out) == 0 {
+		return nil, fmt.Errorf("host %s has no address", host)
+	}
+	return out, nil
 }
 
 func (p HrefPolicy) checkAddr(ip netip.Addr) error {
