@@ -274,6 +274,9 @@ func parseFeature(f rawFeature, maxKm2 float64) (Area, error) {
 	if len(f.Geometry) == 0 || string(f.Geometry) == "null" {
 		return Area{}, ErrEmptyGeometry
 	}
+	if err := checkPositions(f.Geometry); err != nil {
+		return Area{}, err
+	}
 	g, err := geojson.UnmarshalGeometry(f.Geometry)
 	if err != nil {
 		return Area{}, fmt.Errorf("%w: geometry: %w", ErrParse, err)
@@ -302,12 +305,57 @@ func parseFeature(f rawFeature, maxKm2 float64) (Area, error) {
 		name = id
 	}
 	a := Area{ID: id, Name: name, Geometry: mp, Properties: props}
-	if km2 := a.AreaKm2(); km2 > maxKm2 {
+	if km2 := a.AreaKm2(); math.IsNaN(km2) || math.IsInf(km2, 0) {
+		b := mp.Bound()
+		return Area{}, fmt.Errorf("%w: its area cannot be measured on one UTM zone (it spans %.1f° of longitude)", ErrTooLarge, b.Max[0]-b.Min[0])
+	} else if km2 > maxKm2 {
 		return Area{}, fmt.Errorf("%w: %.1f km² > %.1f km²", ErrTooLarge, km2, maxKm2)
 	} else if km2 <= 0 {
 		return Area{}, fmt.Errorf("%w: zero area", ErrEmptyGeometry)
 	}
 	return a, nil
+}
+
+// checkPositions refuses positions that are not two or three numbers, which
+// the GeoJSON decoder would otherwise pad or truncate silently.
+func checkPositions(raw json.RawMessage) error {
+	var g struct {
+		Coordinates json.RawMessage `json:"coordinates"`
+	}
+	if err := json.Unmarshal(raw, &g); err != nil || len(g.Coordinates) == 0 {
+		return nil // the decoder reports it
+	}
+	var v any
+	if err := json.Unmarshal(g.Coordinates, &v); err != nil {
+		return fmt.Errorf("%w: coordinates: %w", ErrParse, err)
+	}
+	var walk func(v any) error
+	walk = func(v any) error {
+		arr, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("%w: coordinates hold %v where an array belongs", ErrParse, v)
+		}
+		if len(arr) > 0 {
+			if _, isNum := arr[0].(float64); isNum {
+				if len(arr) < 2 || len(arr) > 3 {
+					return fmt.Errorf("%w: position %v has %d numbers, want 2 or 3", ErrParse, arr, len(arr))
+				}
+				for _, x := range arr {
+					if _, ok := x.(float64); !ok {
+						return fmt.Errorf("%w: position %v holds a non-number", ErrParse, arr)
+					}
+				}
+				return nil
+			}
+		}
+		for _, e := range arr {
+			if err := walk(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(v)
 }
 
 func validateGeometry(mp orb.MultiPolygon) error {

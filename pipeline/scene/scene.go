@@ -43,6 +43,9 @@ type Observation struct {
 	Valid  []bool
 	SCL    []uint8 // nil when the item has no classification
 	HasSCL bool
+	// OffsetUndone says the item's reflectance offset was taken back: its
+	// pixels did not carry the +1000 of baseline 04.00 (see Read).
+	OffsetUndone bool
 }
 
 // NewObservation allocates an observation for nBands bands on g.
@@ -98,11 +101,13 @@ func (r *Reader) Read(ctx context.Context, it stac.Item, g geo.Grid, bands []str
 	for i := range dst.Valid {
 		dst.Valid[i] = true
 	}
+	offsets := make([]float32, len(bands))
 	for bi, band := range bands {
 		scale, offset, err := it.Reflectance(band)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrRead, err)
 		}
+		offsets[bi] = float32(offset)
 		name, err := r.Policy.GDALName(ctx, it, band)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrRead, err)
@@ -120,6 +125,7 @@ func (r *Reader) Read(ctx context.Context, it stac.Item, g geo.Grid, bands []str
 			buf[p] = dn*s + o
 		}
 	}
+	dst.OffsetUndone = undoMissingOffset(dst, offsets)
 	dst.HasSCL = false
 	if _, _, ok := it.Asset(SCLBand); ok {
 		name, err := r.Policy.GDALName(ctx, it, SCLBand)
@@ -160,4 +166,61 @@ func hrefOf(it stac.Item, band string) string {
 		return stac.RedactURL(a.Href)
 	}
 	return "?"
+}
+
+// Thresholds of the offset sanity check.
+const (
+	darkReflectance = -0.02 // far below what surface reflectance reaches
+	darkShare       = 0.01  // of an area's valid pixels
+	darkMinPixels   = 50
+)
+
+// undoMissingOffset is the sanity check on the +1000 DN offset of
+// processing baseline 04.00, whose metadata flag is wrong on some scenes:
+// when an offset was applied and more than 1% of the valid pixels of a band
+// come out below -0.02 reflectance, the pixels never carried the +1000, and
+// the offset is taken back from every band that had one. (The other error,
+// pixels that still carry it under a flag that says they do not, makes dark
+// targets read 0.1 too bright; it cannot be told from a bright area and is
+// not corrected.)
+func undoMissingOffset(o *Observation, offsets []float32) bool {
+	valid := 0
+	for _, ok := range o.Valid {
+		if ok {
+			valid++
+		}
+	}
+	if valid < darkMinPixels {
+		return false
+	}
+	dark := false
+	for bi, buf := range o.Bands {
+		if offsets[bi] >= 0 {
+			continue
+		}
+		n := 0
+		for p, v := range buf {
+			if o.Valid[p] && v < darkReflectance {
+				n++
+			}
+		}
+		if float64(n) > darkShare*float64(valid) {
+			dark = true
+			break
+		}
+	}
+	if !dark {
+		return false
+	}
+	for bi, buf := range o.Bands {
+		if offsets[bi] >= 0 {
+			continue
+		}
+		for p := range buf {
+			if o.Valid[p] {
+				buf[p] -= offsets[bi]
+			}
+		}
+	}
+	return true
 }
