@@ -137,8 +137,10 @@ func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, res *Chang
 	}
 	size := params.BlockSize
 	full := g.Sub(0, 0, min(size, g.Width), min(size, g.Height))
-	stackB := composite.NewStack(full, detect.NumBands, len(before))
-	stackA := composite.NewStack(full, detect.NumBands, len(after))
+	// The tiles of one overflight fill one slot of the composite.
+	passB, passA := passSlots(before), passSlots(after)
+	stackB := composite.NewStack(full, detect.NumBands, passB.count)
+	stackA := composite.NewStack(full, detect.NumBands, passA.count)
 	pool := NewObservationPool(full, detect.NumBands, req.Workers)
 	var comps [2]*composite.Composite
 	inside := make([]bool, full.Len())
@@ -148,10 +150,12 @@ func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, res *Chang
 		for i, c := range []struct {
 			items []stac.Item
 			stack *composite.Stack
-		}{{before, stackB}, {after, stackA}} {
+			slots passes
+		}{{before, stackB, passB}, {after, stackA, passA}} {
 			c.stack.Reset(sub)
-			err := pool.ReadScenes(ctx, req.Reader, c.items, sub, scene.DefaultBands, func(_ stac.Item, o *scene.Observation) error {
-				return c.stack.Add(o)
+			err := pool.ReadScenes(ctx, req.Reader, c.items, sub, scene.DefaultBands, func(it stac.Item, o *scene.Observation) error {
+				at := c.slots.of[it.ID]
+				return c.stack.AddToPass(at[0], at[1], o)
 			})
 			if err != nil {
 				return nil, detect.Stats{}, err
@@ -218,4 +222,21 @@ func projectArea(a aoi.Area, epsg int) (orb.MultiPolygon, error) {
 		}
 	}
 	return mp, nil
+}
+
+// passes maps each item to its pass (slot) and its rank within the pass.
+type passes struct {
+	count int
+	of    map[string][2]int
+}
+
+func passSlots(items []stac.Item) passes {
+	ps := stac.GroupPasses(items)
+	out := passes{count: len(ps), of: map[string][2]int{}}
+	for slot, p := range ps {
+		for rank, it := range p.Items {
+			out.of[it.ID] = [2]int{slot, rank}
+		}
+	}
+	return out
 }

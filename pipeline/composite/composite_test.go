@@ -123,3 +123,36 @@ func TestStackRefusesMoreObservationsThanItHolds(t *testing.T) {
 		t.Fatalf("after Reset: %v", err)
 	}
 }
+
+// Two tiles of one pass overlap in the middle pixel: it is seen once, with
+// the first-ranked tile's value, whatever order the tiles arrive in; a second
+// pass adds a second observation.
+func TestTilesOfOnePassCountOnce(t *testing.T) {
+	g := geo.Grid{EPSG: 32647, X0: 0, Y0: 10, Res: 10, Width: 3, Height: 1}
+	west := obs(g, "S2A_47QMU_x", [][]float32{{0.10, 0.20, 0}}, []bool{true, true, false})
+	east := obs(g, "S2A_47QNU_x", [][]float32{{0, 0.22, 0.30}}, []bool{false, true, true})
+	later := obs(g, "S2B_47QMU_y", [][]float32{{0.12, 0.26, 0.34}}, []bool{true, true, true})
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		s := NewStack(g, 1, 2)
+		tiles := []*scene.Observation{west, east}
+		for _, i := range order {
+			if err := s.AddToPass(0, i, tiles[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.AddToPass(1, 0, later); err != nil {
+			t.Fatal(err)
+		}
+		c := NewComposite(g, 1)
+		s.Median(c)
+		want := []float32{0.11, 0.23, 0.32} // means of two passes; the overlap took west's 0.20
+		for p := range want {
+			if math.Abs(float64(c.Bands[0][p]-want[p])) > 1e-6 || c.Count[p] != 2 {
+				t.Errorf("order %v pixel %d: %v (count %d), want %v (count 2)", order, p, c.Bands[0][p], c.Count[p], want[p])
+			}
+		}
+		if len(c.Scenes) != 3 {
+			t.Errorf("scenes %v", c.Scenes)
+		}
+	}
+}
