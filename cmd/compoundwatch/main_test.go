@@ -144,36 +144,35 @@ func TestAOIValidate(t *testing.T) {
 }
 
 func TestExitCodesAndEnvironment(t *testing.T) {
-	run := func(args ...string) (error, string) {
+	run := func(args ...string) error {
 		var out, errb bytes.Buffer
 		c := newRootCommand()
 		c.SetArgs(args)
 		c.SetOut(&out)
 		c.SetErr(&errb)
-		err := c.ExecuteContext(context.Background())
-		return err, out.String()
+		return c.ExecuteContext(context.Background())
 	}
-	if err, _ := run("scenes", "--period", "2025-W10"); exitCode(err) != exitUsage {
+	if err := run("scenes", "--period", "2025-W10"); exitCode(err) != exitUsage {
 		t.Errorf("missing --aoi: exit %d (%v)", exitCode(err), err)
 	}
-	if err, _ := run("scenes", "--aoi", "mm-kk-park", "--period", "2025-W99"); exitCode(err) != exitUsage {
+	if err := run("scenes", "--aoi", "mm-kk-park", "--period", "2025-W99"); exitCode(err) != exitUsage {
 		t.Errorf("bad period: exit %d (%v)", exitCode(err), err)
 	}
-	if err, _ := run("aoi", "list", "--no-such-flag"); exitCode(err) != exitUsage {
+	if err := run("aoi", "list", "--no-such-flag"); exitCode(err) != exitUsage {
 		t.Errorf("unknown flag: exit %d (%v)", exitCode(err), err)
 	}
-	if err, _ := run("aoi", "validate", "/nonexistent.geojson"); exitCode(err) != exitFailed {
+	if err := run("aoi", "validate", "/nonexistent.geojson"); exitCode(err) != exitFailed {
 		t.Errorf("missing file: exit %d (%v)", exitCode(err), err)
 	}
 	t.Setenv("COMPOUNDWATCH_MAX_AREA_KM2", "10")
-	if err, _ := run("aoi", "list"); err == nil || !strings.Contains(err.Error(), "above the limit") {
+	if err := run("aoi", "list"); err == nil || !strings.Contains(err.Error(), "above the limit") {
 		t.Errorf("COMPOUNDWATCH_MAX_AREA_KM2=10 did not apply: %v", err)
 	}
-	if err, _ := run("aoi", "list", "--max-area-km2", "2500"); err != nil {
+	if err := run("aoi", "list", "--max-area-km2", "2500"); err != nil {
 		t.Errorf("flag should beat the environment: %v", err)
 	}
 	t.Setenv("COMPOUNDWATCH_MAX_AREA_KM2", "lots")
-	if err, _ := run("aoi", "list"); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "COMPOUNDWATCH_MAX_AREA_KM2") {
+	if err := run("aoi", "list"); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "COMPOUNDWATCH_MAX_AREA_KM2") {
 		t.Errorf("bad environment value: %v", err)
 	}
 }

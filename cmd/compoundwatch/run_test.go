@@ -94,15 +94,6 @@ func at(t *testing.T, feats []feature, c fixture.Compound) *feature {
 	return nil
 }
 
-func compound(name string) fixture.Compound {
-	for _, c := range world.Compounds {
-		if c.Name == name {
-			return c
-		}
-	}
-	panic("no compound " + name)
-}
-
 // TestWeeklyRunIntoS3 runs `run` for three consecutive fixture weeks into a
 // versitygw bucket and follows each compound through its lifecycle.
 func TestWeeklyRunIntoS3(t *testing.T) {

@@ -185,7 +185,6 @@ type Engine struct {
 	p      Params
 	dir    string
 	planes *planeFile
-	filled []bool // per block: has Put been called
 }
 
 // NewEngine prepares a detection on g with scratch files under dir.
