@@ -160,9 +160,10 @@ func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, res *Chang
 			if err != nil {
 				return nil, detect.Stats{}, err
 			}
-			if comps[i] == nil || comps[i].Grid != sub {
-				comps[i] = composite.NewComposite(sub, detect.NumBands)
+			if comps[i] == nil {
+				comps[i] = composite.NewComposite(full, detect.NumBands)
 			}
+			comps[i].Retarget(sub)
 			c.stack.Median(comps[i])
 		}
 		in := inside[:sub.Len()]

@@ -40,6 +40,20 @@ func NewComposite(g geo.Grid, nBands int) *Composite {
 	return c
 }
 
+// Retarget points the composite at grid g, reusing its buffers; g must not
+// have more pixels than the grid it was allocated for.
+func (c *Composite) Retarget(g geo.Grid) {
+	n := g.Len()
+	if n > cap(c.Count) {
+		panic("composite: retargeted onto a larger grid")
+	}
+	c.Grid = g
+	c.Count = c.Count[:n]
+	for b := range c.Bands {
+		c.Bands[b] = c.Bands[b][:n]
+	}
+}
+
 // Stack holds the valid values of up to Capacity passes per pixel for one
 // block. A pass is one satellite overflight: the scenes of neighbouring
 // tiles from the same data take see the same ground at the same moment, so

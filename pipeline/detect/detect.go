@@ -181,10 +181,12 @@ const (
 // Engine runs one detection on a grid. Put every block, then Detect once,
 // then Close.
 type Engine struct {
-	grid   geo.Grid
-	p      Params
-	dir    string
-	planes *planeFile
+	grid       geo.Grid
+	p          Params
+	dir        string
+	planes     *planeFile
+	putBuf     []float32 // one block of one plane, for Put
+	measureWin *window   // for Measure, allocated on first use
 }
 
 // NewEngine prepares a detection on g with scratch files under dir.
@@ -229,7 +231,10 @@ func (e *Engine) Put(x, y int, before, after *composite.Composite, inside []bool
 	}
 	w := sub.Width
 	nan := float32(math.NaN())
-	buf := make([]float32, sub.Len())
+	if e.putBuf == nil {
+		e.putBuf = make([]float32, e.p.BlockSize*e.p.BlockSize)
+	}
+	buf := e.putBuf[:sub.Len()]
 	for pi, c := range []*composite.Composite{before, after} {
 		for b := 0; b < NumBands; b++ {
 			for p, v := range c.Bands[b] {

@@ -22,7 +22,10 @@ type RegionStats struct {
 // Measure reads a region's means from the stored composites. Call it after
 // every Put, before Close.
 func (e *Engine) Measure(ctx context.Context, poly orb.Polygon) (RegionStats, error) {
-	win := newWindow(e.p.BlockSize)
+	if e.measureWin == nil {
+		e.measureWin = newWindow(e.p.BlockSize)
+	}
+	win := e.measureWin
 	var xv, yv [NumBands]float32
 	rs := RegionStats{FewestBefore: math.MaxInt, FewestAfter: math.MaxInt}
 	err := e.forEachPixelIn(ctx, win, poly, func(p int) {

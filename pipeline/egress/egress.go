@@ -48,7 +48,8 @@ func Start(policy stac.HrefPolicy) (*Guard, error) {
 	}
 	g := &Guard{ln: ln, dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
 	g.policy.Store(&policy)
-	tr := &http.Transport{DialContext: g.dial, Proxy: nil, MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second}
+	tr := &http.Transport{DialContext: g.dial, Proxy: nil, MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second,
+		DisableCompression: true} // pass bytes through as the server sent them
 	g.srv = &http.Server{Handler: g.handler(tr), ReadHeaderTimeout: 30 * time.Second}
 	go g.srv.Serve(ln)
 	return g, nil
@@ -147,7 +148,7 @@ func (g *Guard) handler(tr *http.Transport) http.Handler {
 			}
 		}
 		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
+		copyPooled(w, resp.Body)
 	})
 }
 
@@ -184,11 +185,21 @@ func (g *Guard) tunnel(w http.ResponseWriter, r *http.Request) {
 		if buf.Reader.Buffered() > 0 {
 			io.CopyN(dst, buf, int64(buf.Reader.Buffered()))
 		}
-		io.Copy(dst, src)
+		copyPooled(dst, src)
 		dst.Close()
 	}()
-	io.Copy(src, dst)
+	copyPooled(src, dst)
 	src.Close()
+}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyPooled copies with a reused buffer: COG range reads pass through by
+// the thousand.
+func copyPooled(dst io.Writer, src io.Reader) {
+	b := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(b)
+	io.CopyBuffer(dst, src, *b)
 }
 
 var (
