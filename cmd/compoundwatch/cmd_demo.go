@@ -73,7 +73,7 @@ func runDemo(ctx context.Context, o demoOptions) error {
 		name, _ := week.ISOWeek()
 		man, err := runRun(ctx, runOptions{
 			Watchlist: filepath.Join(fx, "aoi.geojson"), Week: name, MaxCloud: 100, Workers: o.Workers, ConfirmAfter: 2,
-			Force: true, // a second demo into the same place recomputes (the same bytes) rather than skip
+			Force:   true, // a second demo into the same place recomputes (the same bytes) rather than skip
 			Catalog: catalogOptions{Catalog: srv.URL, AllowLoopback: true, Signing: "none"},
 			Storage: o.Storage, // the lines below say what each week did; no run logs
 		})
