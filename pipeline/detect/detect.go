@@ -29,10 +29,10 @@
 //     are dropped and holes smaller than FillHolesHa are filled.
 //
 // A region whose NDVI rose by more than DemolitionGreening beyond the area's
-// median NDVI change (the season's shift), and that carries vegetation after
-// (mean NDVI above BareNDVI), lost built surface to vegetation and is a
-// demolition; every other region, such as a roof over former water, is an
-// expansion. Bare soil and
+// median NDVI change (the season's shift), and that is vegetated after (mean
+// NDVI above VegetatedNDVI), lost built surface to vegetation and is a
+// demolition; every other region, such as a roof over former water or a
+// finished building with young gardens, is an expansion. Bare soil and
 // new roofs are not told apart by these bands, so razing to bare ground
 // reads as expansion.
 package detect
@@ -55,7 +55,7 @@ import (
 
 // Version is written into every alert; it changes whenever the decision
 // rule or a default parameter changes.
-const Version = "irmad-gates/1"
+const Version = "irmad-gates/2"
 
 // Band order of the composites handed to the engine (scene.DefaultBands).
 const (
@@ -91,6 +91,7 @@ type Params struct {
 	WaterNDWI           float64 // NDWI above which a pixel is water
 	DenseVegetationNDVI float64 // NDVI at or above which a pixel is dense vegetation
 	BareNDVI            float64 // NDVI at or below which a surface carries no vegetation
+	VegetatedNDVI       float64 // NDVI above which a surface is vegetated
 	MinChange           float64 // minimum spectral change, reflectance (6-band Euclidean)
 	MinValidObs         int     // valid observations a pixel needs in each period
 	MinMappingUnitHa    float64 // smallest reported region
@@ -109,6 +110,7 @@ func DefaultParams() Params {
 		WaterNDWI:           0.2,
 		DenseVegetationNDVI: 0.6,
 		BareNDVI:            0.15,
+		VegetatedNDVI:       0.3,
 		MinChange:           0.05,
 		MinValidObs:         1,
 		MinMappingUnitHa:    0.1,
@@ -571,7 +573,7 @@ func (e *Engine) describe(ctx context.Context, win *window, poly orb.Polygon, sc
 	}
 	d.ScoreMean = sumScore / float64(n)
 	d.Greening = sumGreen / float64(n)
-	if d.Greening-st.GreeningMedian > e.p.DemolitionGreening && sumNDVIAfter/float64(n) > e.p.BareNDVI {
+	if d.Greening-st.GreeningMedian > e.p.DemolitionGreening && sumNDVIAfter/float64(n) > e.p.VegetatedNDVI {
 		d.Kind = Demolition
 	}
 	// Confidence grows with the margin over the threshold: 0 at the
