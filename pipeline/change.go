@@ -118,7 +118,7 @@ func itemIDs(items []stac.Item) []string {
 // detectOnGrid composites each block of each period and hands it to the
 // engine, then runs detection. Only one block of composites is in memory at
 // a time.
-func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, res *ChangeResult) ([]detect.Detection, detect.Stats, error) {
+func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, res *ChangeResult) (_ []detect.Detection, _ detect.Stats, err error) {
 	before, after := res.Before, res.After
 	params := req.Params
 	dir := req.ScratchDir
@@ -129,7 +129,11 @@ func detectOnGrid(ctx context.Context, req ChangeRequest, g geo.Grid, res *Chang
 	if err != nil {
 		return nil, detect.Stats{}, err
 	}
-	defer eng.Close()
+	defer func() {
+		if cerr := eng.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("remove detection scratch: %w", cerr)
+		}
+	}()
 
 	area, err := projectArea(req.Area, g.EPSG)
 	if err != nil {
