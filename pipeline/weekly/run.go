@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -112,11 +113,11 @@ func RunArea(ctx context.Context, cfg Config, a aoi.Area, week period.Period) (A
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
 	if !cfg.Force {
-		if _, err := cfg.Store.Get(ctx, stateKey(a.ID, weekName)); err == nil {
+		if ok, err := done(ctx, cfg.Store, a.ID, weekName); err != nil {
+			return rep, fmt.Errorf("area %s %s: %w", a.ID, weekName, err)
+		} else if ok {
 			rep.Status = "done"
 			return rep, nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return rep, fmt.Errorf("area %s %s: %w", a.ID, weekName, err)
 		}
 	}
 	prev, err := loadPrevious(ctx, cfg.Store, a.ID, week)
@@ -296,12 +297,19 @@ type Manifest struct {
 	Areas           []AreaReport  `json:"areas"`
 }
 
+// done reports whether an area-period's state, its last output, exists.
+func done(ctx context.Context, st store.Store, aoiID, name string) (bool, error) {
+	keys, err := st.List(ctx, stateKey(aoiID, name))
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(keys, stateKey(aoiID, name)), nil
+}
+
 // allDone reports whether every area has its state for the period.
 func allDone(ctx context.Context, st store.Store, areas []aoi.Area, name string) (bool, error) {
 	for _, a := range areas {
-		if _, err := st.Get(ctx, stateKey(a.ID, name)); errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		} else if err != nil {
+		if ok, err := done(ctx, st, a.ID, name); err != nil || !ok {
 			return false, err
 		}
 	}
